@@ -1,0 +1,26 @@
+# iso-assets: `make demo` builds the demo product's ISO end to end; `make test` runs the tests.
+# Both install what they need (Debian packages as root, the venv) and can be run again.
+
+PY := .venv/bin/python
+DEMO_VERSION ?= 1.0.0
+
+.PHONY: deps demo test lint ui clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+demo: deps
+	$(PY) -m iso_assets.demo --version $(DEMO_VERSION)
+
+test: deps
+	bash scripts/run-tests.sh
+
+lint: deps
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+ui: deps
+	env --default-signal=INT,TERM .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf .iso-assets build

@@ -1,0 +1,5 @@
+"""Dagster resources: the artifact store."""
+
+from resources.store import ArtifactStore
+
+__all__ = ["ArtifactStore"]
