@@ -1,0 +1,1 @@
+"""RPM helpers: EL-style rpmbuild on a Debian host, and header reading."""
