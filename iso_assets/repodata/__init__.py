@@ -1,0 +1,1 @@
+"""On-media repositories: createrepo_c output, comps and modules, consistency checks."""
