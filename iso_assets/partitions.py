@@ -28,15 +28,15 @@ def version_key(raw: str) -> str:
     if raw is None or not str(raw):
         raise PartitionKeyError("empty version string; a product version is required")
     text = str(raw)
-    if "," in text:
-        raise PartitionKeyError(
-            f"version {text!r}: ',' not allowed in partition keys (the Dagster UI splits on "
-            f"commas and backfills of such keys cannot be launched); rule: {KEY_RULE}"
-        )
     if text.lstrip().startswith(("{", "[")):
         raise PartitionKeyError(
             f"version {text!r}: JSON/dict-like keys not allowed; use the plain version; "
             f"rule: {KEY_RULE}"
+        )
+    if "," in text:
+        raise PartitionKeyError(
+            f"version {text!r}: ',' not allowed in partition keys (the Dagster UI splits on "
+            f"commas and backfills of such keys cannot be launched); rule: {KEY_RULE}"
         )
     if any(ch.isspace() for ch in text):
         raise PartitionKeyError(f"version {text!r}: whitespace not allowed; rule: {KEY_RULE}")

@@ -79,6 +79,8 @@ class ArtifactStore(ConfigurableResource):
         manifest = Manifest.model_validate(document)
         missing = [p for p, ref in manifest.files.items() if not self.backend.has(ref.key)]
         if missing:
-            log.info("not reusing %s output %s: %d blobs missing", asset, input_digest, len(missing))
+            log.info(
+                "not reusing %s output %s: %d blobs missing", asset, input_digest, len(missing)
+            )
             return None
         return manifest

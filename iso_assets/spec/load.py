@@ -58,11 +58,15 @@ def load_product_spec(path: Path | str) -> ProductSpec:
     try:
         raw = yaml.safe_load(spec_path.read_text())
     except FileNotFoundError as exc:
-        raise SpecError(f"{spec_path}: product spec not found; pass the path of product.yaml") from exc
+        raise SpecError(
+            f"{spec_path}: product spec not found; pass the path of product.yaml"
+        ) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"{spec_path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise SpecError(f"{spec_path}: expected a mapping at the top level, got {type(raw).__name__}")
+        raise SpecError(
+            f"{spec_path}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     expanded = expand_env(raw, where="", path=spec_path)
     try:
         return ProductSpec.model_validate({**expanded, "spec_dir": spec_path.parent})
