@@ -129,7 +129,11 @@ def read_repomd(path: Path) -> Repomd:
 
 
 def parse_primary(path: Path) -> list[PackageEntry]:
-    """Package entries of a primary.xml file, plain or gz/bz2/xz/zst/zck compressed."""
+    """Package entries of a primary.xml file, plain or gz/bz2/xz/zst compressed.
+
+    zchunk (`primary_zck`) is not readable: the createrepo_c wheel is built without it; every
+    repo that has one also lists a plain `primary` record.
+    """
     with tempfile.TemporaryDirectory(prefix="primary-") as tmp:
         plain = Path(tmp) / "primary.xml"
         try:
