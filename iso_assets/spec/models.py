@@ -8,6 +8,7 @@ typo in product.yaml fails loudly instead of being ignored.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -190,6 +191,75 @@ class IsoSpec(Strict):
     efiboot_size_mib: int | None = Field(default=None, ge=1, description="None: sized from payload")
 
 
+class VmCell(Strict):
+    firmware: Literal["seabios", "ovmf"]
+    medium: Literal["cd", "usb"]
+    required: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.firmware}-{self.medium}"
+
+
+def default_vm_matrix() -> list[VmCell]:
+    return [
+        VmCell(firmware=firmware, medium=medium)
+        for firmware in ("seabios", "ovmf")
+        for medium in ("cd", "usb")
+    ]
+
+
+class VmTestSpec(Strict):
+    """How the ISO is boot-tested in QEMU (the demo boot tree's markers by default)."""
+
+    matrix: list[VmCell] = Field(default_factory=default_vm_matrix, min_length=1)
+    success_marker: str = Field(
+        default="ISO-ASSETS-KICKSTART-OK",
+        description="serial-console text that proves the kickstart was found and ran; for a "
+        "real Anaconda install use the kickstart's %post marker ISO-ASSETS-INSTALL-OK",
+    )
+    failure_markers: list[str] = Field(
+        default_factory=lambda: [
+            "ISO-ASSETS-FAIL:",
+            "Kernel panic",
+            "Entering emergency mode",
+            "dracut-initqueue[",
+            "Traceback (most recent call last)",
+        ]
+    )
+    timeout_seconds: int = Field(default=240, ge=10)
+    memory_mib: int = Field(default=1024, ge=256)
+    accel: Literal["auto", "kvm", "tcg"] = "auto"
+    disk_size_gib: int = Field(default=8, ge=1, description="scratch target disk per cell")
+
+
+class AllowedVulnerability(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9._:-]+$", description="CVE/GHSA id")
+    reason: str = Field(min_length=3)
+    expires: date
+
+
+class ScanPolicy(Strict):
+    fail_on: list[Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]] = Field(
+        default_factory=lambda: ["HIGH", "CRITICAL"]
+    )
+    allow: list[AllowedVulnerability] = Field(default_factory=list)
+
+
+class ScanSpec(Strict):
+    """Trivy scan of the rootfs and the ISO contents."""
+
+    db: str | None = Field(
+        default=None,
+        description="offline Trivy DB: a cache dir holding db/trivy.db + db/metadata.json "
+        "(or s3://bucket/prefix); None scans packages, secrets and SBOM without vulnerabilities",
+    )
+    max_db_age_days: int = Field(default=7, ge=1)
+    scan_iso: bool = True
+    policy: ScanPolicy = Field(default_factory=ScanPolicy)
+    timeout_seconds: int = Field(default=600, ge=10)
+
+
 class ProductSpec(Strict):
     """The whole product.yaml."""
 
@@ -202,6 +272,8 @@ class ProductSpec(Strict):
     rootfs: RootfsSpec
     kickstart: KickstartSpec = Field(default_factory=KickstartSpec)
     iso: IsoSpec
+    vm_test: VmTestSpec = Field(default_factory=VmTestSpec)
+    scan: ScanSpec = Field(default_factory=ScanSpec)
     # Folder holding product.yaml; relative paths in the spec resolve against it.
     spec_dir: Path = Field(default=Path("."), exclude=True)
 
