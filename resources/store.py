@@ -52,6 +52,11 @@ class ArtifactStore(ConfigurableResource):
     def has_blob(self, sha256: str) -> bool:
         return self.backend.has(BlobRef(sha256=sha256, size=0).key)
 
+    def local_blob(self, sha256: str) -> Path | None:
+        """The local file of a stored blob, or None when the store does not hold it."""
+        ref = BlobRef(sha256=sha256, size=0)
+        return self.backend.path_of(ref.key) if self.backend.has(ref.key) else None
+
     def blob_path(self, ref: BlobRef, *, verify: bool = False) -> Path:
         """A local, read-only path holding the blob's bytes."""
         return self.backend.blob_path(ref, verify=verify)

@@ -37,3 +37,36 @@ class MediaFacts:
 
     def repos_without_groups(self) -> list[str]:
         return [repo.repo_id for repo in self.repos if not repo.has_group_metadata]
+
+
+def media_facts_to_json(media: MediaFacts) -> dict[str, object]:
+    """Plain JSON form (sorted lists), stored beside the repodata for the kickstart stage."""
+    return {
+        "repos": [
+            {
+                "repo_id": repo.repo_id,
+                "packages": sorted(repo.packages),
+                "groups": sorted(repo.groups),
+                "environments": sorted(repo.environments),
+                "has_group_metadata": repo.has_group_metadata,
+            }
+            for repo in media.repos
+        ]
+    }
+
+
+def media_facts_from_json(document: dict[str, object]) -> MediaFacts:
+    repos = document["repos"]
+    assert isinstance(repos, list)
+    return MediaFacts(
+        repos=[
+            RepoFacts(
+                repo_id=item["repo_id"],
+                packages=set(item["packages"]),
+                groups=set(item["groups"]),
+                environments=set(item["environments"]),
+                has_group_metadata=item["has_group_metadata"],
+            )
+            for item in repos
+        ]
+    )

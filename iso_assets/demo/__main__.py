@@ -1,0 +1,159 @@
+"""`python -m iso_assets.demo`: build the demo product's ISO end to end, offline.
+
+Builds the demo inputs (boot tree from Debian's kernel, a signed upstream repo, the product
+RPMs, the base runtime tarball), serves the upstream on 127.0.0.1, registers the version as a
+`product_version` partition in the local Dagster instance and materializes every build asset
+in-process. The same runs then show in the Dagster UI (`make ui`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from dagster import DagsterInstance, materialize
+
+from iso_assets.assets import BUILD_ASSETS
+from iso_assets.checksum import verify_sha256sums
+from iso_assets.definitions import default_resources
+from iso_assets.demo.base_runtime import build_base_runtime
+from iso_assets.demo.boottree import build_boot_tree
+from iso_assets.demo.product_rpms import build_product_rpms
+from iso_assets.demo.serve import serve_directory
+from iso_assets.demo.upstream import build_upstream
+from iso_assets.errors import IsoAssetsError
+from iso_assets.partitions import PARTITIONS_NAME, version_key
+from iso_assets.paths import DEMO_SPEC, REPO_ROOT, iso_assets_home
+from iso_assets.spec import load_product_spec
+from resources.store import ArtifactStore
+
+log = logging.getLogger("iso_assets.demo")
+
+# Hash of the documented demo password "acme-demo" (demo only; set your own hash in production).
+DEMO_ROOT_HASH = (
+    "$6$isoassetsdemo01$KamRdjzUlrx677t9KF9N2RS1V7yMsMQ3kLHeViczCzgwijRmP8ggEKLhxEZeMR5Lu7UcE"
+    "ppl/S1iStH47b0OW."
+)
+DEMO_PORT = 8731
+
+
+def timed(label: str, timings: dict[str, float]):
+    import contextlib
+
+    @contextlib.contextmanager
+    def block():
+        started = time.monotonic()
+        yield
+        timings[label] = time.monotonic() - started
+        log.info("[DONE ] %s in %.1f s", label, timings[label])
+
+    return block()
+
+
+def build_inputs(build_dir: Path, cache_dir: Path, version: str, epoch: int) -> dict[str, float]:
+    """The demo's inputs, each cached by its own input digest."""
+    timings: dict[str, float] = {}
+    with timed("input: boot tree (Debian kernel + busybox initramfs)", timings):
+        boot = build_boot_tree(build_dir / "boot", cache_dir=cache_dir, source_date_epoch=epoch)
+    with timed("input: signed upstream repos", timings):
+        build_upstream(build_dir / "upstream", source_date_epoch=epoch, boot_tree=boot)
+    with timed("input: product RPMs (rpmbuild)", timings):
+        build_product_rpms(build_dir / "incoming", version=version, source_date_epoch=epoch)
+    with timed("input: base runtime tarball", timings):
+        build_base_runtime(build_dir / "base-runtime.tar.gz", source_date_epoch=epoch)
+    return timings
+
+
+def dagster_instance() -> DagsterInstance:
+    home = iso_assets_home() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def materialize_version(version: str) -> dict[str, dict[str, object]]:
+    """Materialize every build asset for `version`; return each asset's metadata."""
+    instance = dagster_instance()
+    if not instance.has_dynamic_partition(PARTITIONS_NAME, version):
+        instance.add_dynamic_partitions(PARTITIONS_NAME, [version])
+    result = materialize(
+        BUILD_ASSETS, partition_key=version, instance=instance, resources=default_resources()
+    )
+    report: dict[str, dict[str, object]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
+        report[materialization.asset_key.to_user_string()] = {
+            key: value.value for key, value in materialization.metadata.items()
+        }
+    return report
+
+
+def export_outputs(version: str, out_dir: Path) -> dict[str, Path]:
+    """Hard-link the ISO, SHA256SUMS and ks.cfg out of the store under their real names."""
+    spec = load_product_spec(DEMO_SPEC)
+    resources = default_resources()
+    store = resources["store"]
+    assert isinstance(store, ArtifactStore)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exported: dict[str, Path] = {}
+    for asset_name in ("iso", "iso_checksum", "kickstart"):
+        manifest = store.read_manifest(spec.name, version, asset_name)
+        assert manifest is not None, f"{asset_name} was not stored"
+        for name, ref in manifest.files.items():
+            target = out_dir / name
+            target.unlink(missing_ok=True)
+            os.link(store.blob_path(ref), target)
+            exported[name] = target
+    verify_sha256sums(exported["SHA256SUMS"], out_dir)
+    return exported
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iso_assets.demo", description=__doc__)
+    parser.add_argument("--version", default="1.0.0", help="product version to build")
+    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build/demo")
+    parser.add_argument("--port", type=int, default=DEMO_PORT, help="upstream server port")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    try:
+        version = version_key(args.version)
+        build_dir = args.build_dir.resolve()
+        os.environ["DEMO_BUILD_DIR"] = str(build_dir)
+        os.environ.setdefault("ISO_ROOT_PASSWORD_HASH", DEMO_ROOT_HASH)
+        epoch = load_product_spec(DEMO_SPEC).source_date_epoch
+        cache_dir = Path(os.environ.get("ISO_ASSETS_CACHE", Path.home() / ".cache/iso-assets"))
+        timings = build_inputs(build_dir, cache_dir / "demo-boot", version, epoch)
+
+        with serve_directory(build_dir / "upstream", port=args.port) as url:
+            os.environ["DEMO_UPSTREAM_URL"] = url
+            log.info("upstream served at %s", url)
+            started = time.monotonic()
+            report = materialize_version(version)
+            total = time.monotonic() - started
+        exported = export_outputs(version, build_dir / "out")
+    except IsoAssetsError as error:
+        print(f"ERROR {error}", file=sys.stderr)
+        return 1
+
+    print("\nbuild time per asset (seconds):")
+    for label, seconds in timings.items():
+        print(f"  {label:<55} {seconds:7.1f}")
+    for asset_name, metadata in report.items():
+        state = "reused" if metadata.get("reused") else "built"
+        print(f"  {'asset: ' + asset_name:<55} {metadata.get('step_seconds', 0):7.1f}  {state}")
+    print(f"  {'all assets (materialize, incl. Dagster overhead)':<55} {total:7.1f}")
+    iso_meta = report["iso"]
+    print(f"\nISO:        {exported[str(iso_meta['iso_name'])]}")
+    print(f"checksum:   {exported['SHA256SUMS']}")
+    print(f"kickstart:  {exported['ks.cfg']}")
+    print(f"sha256:     {iso_meta['iso_sha256']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster sensors: new product RPMs and upstream repo changes start builds."""
