@@ -52,7 +52,7 @@ def test_iso_is_hybrid_and_checksum_verifies(first_build, tmp_path: Path) -> Non
 
 
 def test_kickstart_is_clean_for_rhel9(first_build) -> None:
-    store, metadata = first_build
+    store, _ = first_build
     ks = store.read_manifest("acme-server", "1.0.0", "kickstart")
     text = store.blob_path(ks.files["ks.cfg"]).read_text()
     assert "rootpw --iscrypted $6$" in text and "selinux --enforcing" in text
