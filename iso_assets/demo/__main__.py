@@ -112,11 +112,26 @@ def export_outputs(version: str, out_dir: Path) -> dict[str, Path]:
     return exported
 
 
+def serve_until_interrupted(root: Path, port: int) -> int:
+    with serve_directory(root, port=port) as url:
+        print(f"demo upstream served at {url} (Ctrl-C stops)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m iso_assets.demo", description=__doc__)
     parser.add_argument("--version", default="1.0.0", help="product version to build")
     parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build/demo")
     parser.add_argument("--port", type=int, default=DEMO_PORT, help="upstream server port")
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="build the inputs, then only serve the upstream (for materializing from the UI)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -129,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir = Path(os.environ.get("ISO_ASSETS_CACHE", Path.home() / ".cache/iso-assets"))
         timings = build_inputs(build_dir, cache_dir / "demo-boot", version, epoch)
 
+        if args.serve_only:
+            return serve_until_interrupted(build_dir / "upstream", args.port)
         with serve_directory(build_dir / "upstream", port=args.port) as url:
             os.environ["DEMO_UPSTREAM_URL"] = url
             log.info("upstream served at %s", url)
