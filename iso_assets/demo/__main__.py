@@ -9,10 +9,13 @@ in-process. The same runs then show in the Dagster UI (`make ui`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from dagster import DagsterInstance, materialize
@@ -41,17 +44,23 @@ DEMO_ROOT_HASH = (
 DEMO_PORT = 8731
 
 
-def timed(label: str, timings: dict[str, float]):
-    import contextlib
+@contextlib.contextmanager
+def timed(label: str, timings: dict[str, float]) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    timings[label] = time.monotonic() - started
+    log.info("[DONE ] %s in %.1f s", label, timings[label])
 
-    @contextlib.contextmanager
-    def block():
-        started = time.monotonic()
-        yield
-        timings[label] = time.monotonic() - started
-        log.info("[DONE ] %s in %.1f s", label, timings[label])
 
-    return block()
+def free_port(preferred: int) -> int:
+    """`preferred` when nothing listens there, else 0 (any free port)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            log.info("port %d is taken; serving the upstream on another port", preferred)
+            return 0
+    return preferred
 
 
 def build_inputs(build_dir: Path, cache_dir: Path, version: str, epoch: int) -> dict[str, float]:
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.serve_only:
             return serve_until_interrupted(build_dir / "upstream", args.port)
-        with serve_directory(build_dir / "upstream", port=args.port) as url:
+        with serve_directory(build_dir / "upstream", port=free_port(args.port)) as url:
             os.environ["DEMO_UPSTREAM_URL"] = url
             log.info("upstream served at %s", url)
             started = time.monotonic()
