@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iso_assets.errors import IsoAssetsError
-from iso_assets.rpm.evr import compare_evr
+from iso_assets.rpm.evr import compare_evr, evr_of
 from iso_assets.rpm.header import RpmHeader, RpmHeaderError, read_rpm_header
 from iso_assets.spec.models import ProductSpec
 
@@ -80,6 +80,6 @@ def product_rpms_for_version(spec: ProductSpec, version: str) -> list[ProductRpm
     for rpm in matching:
         key = (rpm.header.name, rpm.header.arch)
         current = newest.get(key)
-        if current is None or compare_evr(rpm.header, current.header) > 0:
+        if current is None or compare_evr(evr_of(rpm.header), evr_of(current.header)) > 0:
             newest[key] = rpm
     return [newest[key] for key in sorted(newest)]

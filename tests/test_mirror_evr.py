@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from iso_assets.mirror.evr import compare_evr, rpmvercmp
 from iso_assets.mirror.repomd import PackageEntry
 from iso_assets.mirror.selection import select_packages
 from iso_assets.process import run_tool
+from iso_assets.rpm.evr import compare_evr, rpmvercmp
 
 # (a, b, expected): from rpm's own rpmvercmp test table, plus ~ and ^ rules.
 CASES = [

@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from iso_assets.mirror.evr import evr_sort_key
 from iso_assets.mirror.repomd import PackageEntry
+from iso_assets.rpm.evr import evr_sort_key
 
 
 @dataclass(frozen=True)

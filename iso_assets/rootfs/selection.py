@@ -8,7 +8,7 @@ from functools import cmp_to_key
 from pathlib import Path
 
 from iso_assets.errors import RootfsError
-from iso_assets.rpm.evr import compare_evr
+from iso_assets.rpm.evr import compare_evr, evr_of
 from iso_assets.rpm.header import RpmHeader, read_rpm_header
 
 log = logging.getLogger(__name__)
@@ -48,5 +48,4 @@ def select_newest(rpm_paths: Iterable[Path], names: Iterable[str]) -> list[Path]
 
 
 def newest_first(left: tuple[RpmHeader, Path], right: tuple[RpmHeader, Path]) -> int:
-    # HasEvr declares settable attributes, RpmHeader is frozen: structurally the same reads.
-    return compare_evr(right[0], left[0])  # type: ignore[arg-type]
+    return compare_evr(evr_of(right[0]), evr_of(left[0]))
