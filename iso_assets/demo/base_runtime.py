@@ -10,14 +10,12 @@ SOURCE_DATE_EPOCH, gzip header mtime 0. The layout is EL9's merged /usr (/bin ->
 /dev is an empty folder: the rootfs stage makes /dev/null before `rpm --root` (device nodes
 in a tarball would need root to unpack).
 
-This module also holds the small stamp helpers the other demo builders use for caching.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
 import logging
 import os
 import tarfile
@@ -26,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iso_assets.artifacts import digest_of, sha256_file
+from iso_assets.demo.stamp import is_up_to_date, stamp_path, write_stamp
 from iso_assets.errors import IsoAssetsError
 from iso_assets.process import run_tool
 
@@ -238,26 +237,3 @@ def tar_gz_bytes(entries: list[TreeEntry], *, mtime: int) -> bytes:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
     return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
-
-
-def stamp_path(output: Path) -> Path:
-    """Where the cache stamp of `output` (a file or a folder) lives: beside it."""
-    return output.with_name(output.name + ".stamp.json")
-
-
-def is_up_to_date(output: Path, stamp: Path, input_digest: str) -> bool:
-    """True when `output` exists and `stamp` records `input_digest`."""
-    if not output.exists() or not stamp.is_file():
-        return False
-    try:
-        recorded = json.loads(stamp.read_text()).get("input_digest")
-    except (OSError, ValueError):
-        return False
-    if recorded != input_digest:
-        log.info("not reusing %s: input digest changed", output)
-    return recorded == input_digest
-
-
-def write_stamp(stamp: Path, input_digest: str, **facts: object) -> None:
-    """Record the input digest (and any small facts) of a finished output."""
-    stamp.write_text(json.dumps({"input_digest": input_digest, **facts}, sort_keys=True) + "\n")

@@ -27,11 +27,9 @@ from iso_assets.artifacts import digest_of, sha256_file
 from iso_assets.demo.base_runtime import (
     BUSYBOX,
     TreeEntry,
-    is_up_to_date,
-    stamp_path,
     tar_gz_bytes,
-    write_stamp,
 )
+from iso_assets.demo.stamp import is_up_to_date, stamp_path, write_stamp
 from iso_assets.errors import IsoAssetsError, ToolError
 from iso_assets.process import run_tool
 

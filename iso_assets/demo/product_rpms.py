@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from iso_assets.artifacts import digest_of
-from iso_assets.demo.base_runtime import is_up_to_date, stamp_path, write_stamp
+from iso_assets.demo.stamp import is_up_to_date, stamp_path, write_stamp
 from iso_assets.errors import IsoAssetsError
 from iso_assets.process import tool_version
 from iso_assets.rpm.build import build_rpms

@@ -38,11 +38,9 @@ from iso_assets.artifacts import digest_of, sha256_file
 from iso_assets.demo.base_runtime import (
     OS_NAME,
     OS_VERSION_ID,
-    is_up_to_date,
-    stamp_path,
-    write_stamp,
 )
 from iso_assets.demo.boottree import BootTree
+from iso_assets.demo.stamp import is_up_to_date, stamp_path, write_stamp
 from iso_assets.errors import IsoAssetsError, RepodataError
 from iso_assets.process import run_tool, tool_version
 from iso_assets.rpm.build import build_rpms
