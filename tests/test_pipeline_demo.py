@@ -89,3 +89,18 @@ def test_rebuild_from_scratch_is_bit_identical(first_build, tmp_path: Path) -> N
     result = run_build(make_store(tmp_path))
     assert result.success
     assert asset_metadata(result)["iso"]["iso_sha256"] == first["iso"]["iso_sha256"]
+
+
+def test_trivy_scan_of_the_demo_passes_the_gate(first_build) -> None:
+    from iso_assets.assets import trivy_scan
+
+    store, _ = first_build
+    result = run_build(store, selection=[trivy_scan])
+    assert result.success
+    scan = asset_metadata(result)["trivy_scan"]
+    assert scan["package_count"] == 4 and scan["os"] == "9.4"
+    assert scan["policy_passed"] is True
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("trivy_scan_policy", True)]
+    manifest = store.read_manifest("acme-server", "1.0.0", "trivy_scan")
+    assert {"trivy-rootfs.json", "sbom.cdx.json", "trivy-iso.json"} <= set(manifest.files)

@@ -6,7 +6,10 @@ from iso_assets.assets.kickstart import kickstart
 from iso_assets.assets.mirrored_repo import mirrored_repo
 from iso_assets.assets.repodata import repodata
 from iso_assets.assets.rootfs import rootfs
+from iso_assets.assets.trivy_scan import trivy_scan
 
 BUILD_ASSETS = [mirrored_repo, repodata, rootfs, kickstart, iso, iso_checksum]
+RELEASE_ASSETS = [trivy_scan]
+ALL_ASSETS = [*BUILD_ASSETS, *RELEASE_ASSETS]
 
-__all__ = ["BUILD_ASSETS"]
+__all__ = ["ALL_ASSETS", "BUILD_ASSETS", "RELEASE_ASSETS", "trivy_scan"]

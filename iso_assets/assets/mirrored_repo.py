@@ -1,6 +1,5 @@
 """Asset `mirrored_repo`: a verified snapshot of every upstream repo of the product."""
 
-
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from iso_assets.artifacts import Manifest

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+)
 
 from iso_assets.artifacts import Manifest, digest_of
 from iso_assets.errors import StoreError
@@ -74,6 +80,7 @@ def run_step(
     inputs: dict[str, Any],
     build: Callable[[StepContext], StepOutput],
     describe: Callable[[Manifest], dict[str, Any]] | None = None,
+    checks: Callable[[Manifest], list[AssetCheckResult]] | None = None,
 ) -> MaterializeResult:
     """Materialize one asset partition; see the module docstring for the contract."""
     version = partition_version(context)
@@ -121,6 +128,7 @@ def run_step(
     return MaterializeResult(
         metadata={key: to_metadata(value) for key, value in metadata.items()},
         data_version=DataVersion(manifest.output_digest),
+        check_results=checks(manifest) if checks else None,
     )
 
 

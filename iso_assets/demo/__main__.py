@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, materialize
 
-from iso_assets.assets import BUILD_ASSETS
+from iso_assets.assets import ALL_ASSETS
 from iso_assets.checksum import verify_sha256sums
 from iso_assets.definitions import default_resources
 from iso_assets.demo.base_runtime import build_base_runtime
@@ -90,7 +90,7 @@ def materialize_version(version: str) -> dict[str, dict[str, object]]:
     if not instance.has_dynamic_partition(PARTITIONS_NAME, version):
         instance.add_dynamic_partitions(PARTITIONS_NAME, [version])
     result = materialize(
-        BUILD_ASSETS, partition_key=version, instance=instance, resources=default_resources()
+        ALL_ASSETS, partition_key=version, instance=instance, resources=default_resources()
     )
     report: dict[str, dict[str, object]] = {}
     for event in result.get_asset_materialization_events():
