@@ -104,3 +104,74 @@ def test_trivy_scan_of_the_demo_passes_the_gate(first_build) -> None:
     assert [(c.check_name, c.passed) for c in checks] == [("trivy_scan_policy", True)]
     manifest = store.read_manifest("acme-server", "1.0.0", "trivy_scan")
     assert {"trivy-rootfs.json", "sbom.cdx.json", "trivy-iso.json"} <= set(manifest.files)
+
+
+def test_release_gates_pass_on_the_demo(first_build) -> None:
+    store, _ = first_build
+    result = run_build(store)
+    evaluations = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert evaluations == {
+        "repodata_consistent": True,
+        "kickstart_valid": True,
+        "iso_boot_entries": True,
+        "iso_hybrid": True,
+        "iso_labels": True,
+        "iso_file_list": True,
+    }
+
+
+def test_a_failing_gate_blocks_downstream(demo_inputs: DemoInputs, tmp_path: Path) -> None:
+    """A BIOS-only image where the store's ISO should be: the gates read the stored bytes."""
+    import os
+
+    from iso_assets.process import run_tool
+
+    store = make_store(tmp_path)
+    assert run_build(store).success
+    name = "acme-server-1.0.0-x86_64.iso"
+    blob = store.blob_path(store.read_manifest("acme-server", "1.0.0", "iso").files[name])
+    tree = tmp_path / "tree"
+    (tree / "isolinux").mkdir(parents=True)
+    (tree / "isolinux/isolinux.bin").write_bytes(
+        Path("/usr/lib/ISOLINUX/isolinux.bin").read_bytes()
+    )
+    (tree / "isolinux/isolinux.cfg").write_text("default linux\nlabel linux\n  kernel vmlinuz\n")
+    bios_only = tmp_path / "bios-only.iso"
+    # The uefi01 field failure: BIOS El Torito only, though the rest of the build is fine.
+    run_tool(
+        [
+            "xorriso",
+            "-as",
+            "mkisofs",
+            "-V",
+            "ACME-1-0-0-X86_64",
+            "-R",
+            "-o",
+            bios_only,
+            "-isohybrid-mbr",
+            "/usr/lib/ISOLINUX/isohdpfx.bin",
+            "-c",
+            "isolinux/boot.cat",
+            "-b",
+            "isolinux/isolinux.bin",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            tree,
+        ]
+    )
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bios_only.read_bytes())
+
+    result = run_build(store)
+    assert not result.success
+    evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not evaluations["iso_boot_entries"].passed
+    assert "no UEFI El Torito entry" in evaluations["iso_boot_entries"].metadata["problems"].text
+    assert not evaluations["iso_file_list"].passed
+    materialized = {
+        e.event_specific_data.materialization.asset_key.to_user_string()  # type: ignore[union-attr]
+        for e in result.get_asset_materialization_events()
+    }
+    assert "iso" in materialized and "iso_checksum" not in materialized

@@ -5,6 +5,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from iso_assets.artifacts import BlobRef, Manifest
+from iso_assets.assets.checks import ISO_CHECKS, iso_gates, specs_for
 from iso_assets.assets.inputs import tool_versions
 from iso_assets.assets.kickstart import KS_FILE, ROOTFS_ON_MEDIA, media_repo_ids
 from iso_assets.assets.repodata import FACTS_FILE
@@ -25,6 +26,7 @@ CODE_VERSION = "1"
 ISO_MEDIA_TYPE = "application/x-iso9660-image"
 KERNEL, INITRD, STAGE2 = "images/pxeboot/vmlinuz", "images/pxeboot/initrd.img", "images/install.img"
 EFIBOOT = "images/efiboot.img"
+MEDIA_FILES = "media-files.txt"
 
 
 def iso_file_name(spec: ProductSpec, version: str) -> str:
@@ -99,6 +101,8 @@ def assemble_iso(step: StepContext) -> StepOutput:
     )
     layout[".treeinfo"] = treeinfo
 
+    files_list = step.work_dir / MEDIA_FILES
+    files_list.write_text("".join(f"{path}\n" for path in sorted(layout)))
     name = iso_file_name(spec, version)
     result = build_iso(
         layout,
@@ -107,7 +111,10 @@ def assemble_iso(step: StepContext) -> StepOutput:
         source_date_epoch=spec.source_date_epoch,
         iso_level=spec.iso.iso_level,
     )
-    output = StepOutput(files={name: result.path}, media_types={name: ISO_MEDIA_TYPE})
+    output = StepOutput(
+        files={name: result.path, MEDIA_FILES: files_list},
+        media_types={name: ISO_MEDIA_TYPE, MEDIA_FILES: "text/plain"},
+    )
     output.metadata.update(
         {
             "iso_name": name,
@@ -143,6 +150,7 @@ def describe(manifest: Manifest) -> dict[str, object]:
     code_version=CODE_VERSION,
     group_name="build",
     description="Hybrid BIOS+UEFI installer ISO (CD and USB), bit-for-bit reproducible.",
+    check_specs=specs_for("iso", ISO_CHECKS),
 )
 def iso(
     context: AssetExecutionContext, product: ProductSpecResource, store: ArtifactStore
@@ -169,4 +177,5 @@ def iso(
         inputs=inputs,
         build=assemble_iso,
         describe=describe,
+        checks=iso_gates(store, iso_name=iso_file_name(spec, version), files_list=MEDIA_FILES),
     )

@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, asset
 
 from iso_assets.artifacts import Manifest
+from iso_assets.assets.checks import KICKSTART_CHECK, gate, specs_for
 from iso_assets.assets.repodata import FACTS_FILE, PRODUCT_REPO
 from iso_assets.assets.step import StepContext, StepOutput, run_step, upstream_manifest
 from iso_assets.kickstart import (
@@ -60,6 +62,29 @@ def render_and_validate(step: StepContext) -> StepOutput:
     return output
 
 
+def kickstart_gate(
+    store: ArtifactStore, spec: ProductSpec, version: str
+) -> Callable[[Manifest], list[AssetCheckResult]]:
+    """Validate the STORED ks.cfg again against the media it will be installed from."""
+
+    def evaluate(manifest: Manifest) -> list[AssetCheckResult]:
+        media_manifest = upstream_manifest(store, spec, version, "repodata")
+        facts = json.loads(store.blob_path(media_manifest.files[FACTS_FILE]).read_text())
+        text = store.blob_path(manifest.files[KS_FILE]).read_text()
+        findings = validate_kickstart(
+            text,
+            handler=spec.kickstart_handler,
+            media=media_facts_from_json(facts),
+            release_version=version,
+        )
+        errors = [str(finding) for finding in findings if finding.severity == "ERROR"]
+        return [
+            gate(KICKSTART_CHECK, errors, handler=spec.kickstart_handler, findings=len(findings))
+        ]
+
+    return evaluate
+
+
 def describe(manifest: Manifest) -> dict[str, object]:
     return {
         "handler": manifest.metadata["handler"],
@@ -74,6 +99,13 @@ def describe(manifest: Manifest) -> dict[str, object]:
     code_version=CODE_VERSION,
     group_name="build",
     description="Hardened ks.cfg, validated with pykickstart and resolved against the media.",
+    check_specs=specs_for(
+        "kickstart",
+        {
+            KICKSTART_CHECK: "pykickstart for the target release + lint: removed commands, crypt "
+            "hashes only, %packages resolved against the media, %post paths, hardening"
+        },
+    ),
 )
 def kickstart(
     context: AssetExecutionContext, product: ProductSpecResource, store: ArtifactStore
@@ -100,4 +132,5 @@ def kickstart(
         inputs=inputs,
         build=render_and_validate,
         describe=describe,
+        checks=kickstart_gate(store, spec, version),
     )

@@ -6,6 +6,7 @@ import shutil
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from iso_assets.artifacts import Manifest
+from iso_assets.assets.checks import REPODATA_CHECK, repodata_gate, specs_for
 from iso_assets.assets.inputs import product_rpm_inputs
 from iso_assets.assets.step import StepContext, StepOutput, run_step, upstream_manifest
 from iso_assets.assets.tree import link_tree, under
@@ -107,6 +108,13 @@ def describe(manifest: Manifest) -> dict[str, object]:
     code_version=CODE_VERSION,
     group_name="build",
     description="On-media repos: mirrored repos (regenerated when filtered) + the product repo.",
+    check_specs=specs_for(
+        "repodata",
+        {
+            REPODATA_CHECK: "metadata lists exactly the RPMs present, checksums match, "
+            "compression readable by the target release"
+        },
+    ),
 )
 def repodata(
     context: AssetExecutionContext, product: ProductSpecResource, store: ArtifactStore
@@ -130,4 +138,9 @@ def repodata(
         inputs=inputs,
         build=build_media_repos,
         describe=describe,
+        checks=repodata_gate(
+            store,
+            release=spec.release,
+            repo_ids=[*(repo.id for repo in spec.upstream), PRODUCT_REPO],
+        ),
     )
