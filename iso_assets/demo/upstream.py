@@ -52,7 +52,7 @@ SOURCE_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo" / "upstre
 REPO_IDS = ("BaseOS", "AppStream")
 INSTALLER_TREE_REPO = "BaseOS"
 KEY_FILE_NAME = "RPM-GPG-KEY-acme-demo"
-KEY_USER_ID = "ACME Demo Signing Key (iso-assets demo) <demo-signing@acme.example>"
+DEMO_SIGNING_KEY = SOURCE_DIR.parent / "keys" / "demo-signing-key.asc"
 TARGET_ARCH = "x86_64"
 # The venv's createrepo_c (1.x) picks up modules.yaml from the repo folder; Debian's 0.17
 # does not, so the one beside the interpreter is preferred.
@@ -89,12 +89,14 @@ def build_upstream(
 ) -> DemoUpstream:
     """Build the signed demo upstream under `root`; return where everything is.
 
-    `gnupg_home` (default `<root>.gnupg`, beside `root`) keeps the signing key between runs.
+    `gnupg_home` (default `<root>.gnupg-<key digest>`, beside `root`) holds the imported
+    demo signing key; the digest in its name means a changed key file gets a fresh keyring.
     Cached: when the stamp beside `root` records the same input digest (sources, boot tree
     files, source_date_epoch, tool versions, signing key), nothing is rebuilt.
     Raises UpstreamError, RepodataError or ToolError.
     """
-    gnupg_home = gnupg_home or root.with_name(root.name + ".gnupg")
+    key_digest = sha256_file(DEMO_SIGNING_KEY)[0][:12]
+    gnupg_home = gnupg_home or root.with_name(f"{root.name}.gnupg-{key_digest}")
     sources = {repo_id: source_dir / repo_id for repo_id in REPO_IDS}
     for repo_id, folder in sources.items():
         if not sorted(folder.glob("*.spec")) or not (folder / "comps.xml").is_file():
@@ -212,13 +214,18 @@ def gpg_argv(gnupg_home: Path, *args: str) -> list[str]:
 
 
 def ensure_signing_key(gnupg_home: Path, *, source_date_epoch: int) -> str:
-    """Fingerprint of the demo signing key in `gnupg_home`, generating it on first use."""
+    """Fingerprint of the demo signing key in `gnupg_home`, importing it on first use.
+
+    The key is committed (examples/demo/keys/demo-signing-key.asc): RSA signatures made with a
+    fixed key at a fixed time are deterministic, so the demo ISO has the same sha256 on every
+    machine. It signs only the demo's stand-in upstream and must never sign anything real.
+    """
     fingerprint = secret_key_fingerprint(gnupg_home)
     if fingerprint:
         return fingerprint
     gnupg_home.mkdir(parents=True, exist_ok=True)
     gnupg_home.chmod(0o700)
-    log.info("generating the demo signing key in %s (no passphrase, demo only)", gnupg_home)
+    log.info("importing the demo signing key into %s (demo only)", gnupg_home)
     run_tool(
         gpg_argv(
             gnupg_home,
@@ -227,17 +234,14 @@ def ensure_signing_key(gnupg_home: Path, *, source_date_epoch: int) -> str:
             "--passphrase",
             "",
             f"--faked-system-time={source_date_epoch}!",
-            "--quick-gen-key",
-            KEY_USER_ID,
-            "rsa3072",
-            "sign",
-            "never",
+            "--import",
+            str(DEMO_SIGNING_KEY),
         ),
-        timeout=120,
+        timeout=60,
     )
     fingerprint = secret_key_fingerprint(gnupg_home)
     if not fingerprint:
-        raise UpstreamError(f"gpg made no secret key in {gnupg_home}")
+        raise UpstreamError(f"gpg imported no secret key from {DEMO_SIGNING_KEY} into {gnupg_home}")
     return fingerprint
 
 
