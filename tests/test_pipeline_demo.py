@@ -175,3 +175,21 @@ def test_a_failing_gate_blocks_downstream(demo_inputs: DemoInputs, tmp_path: Pat
         for e in result.get_asset_materialization_events()
     }
     assert "iso" in materialized and "iso_checksum" not in materialized
+
+
+def test_vm_test_of_the_demo_passes_every_cell(first_build) -> None:
+    """All four cells (SeaBIOS/OVMF x CD/USB) boot the stored demo ISO under KVM or TCG."""
+    from iso_assets.assets import vm_test_report
+
+    store, _ = first_build
+    result = run_build(store, selection=[vm_test_report])
+    assert result.success
+    report = asset_metadata(result)["vm_test_report"]
+    assert report["passed"] is True and report["cells_passed"] == 4
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("vm_boot_passed", True)]
+    manifest = store.read_manifest("acme-server", "1.0.0", "vm_test_report")
+    screenshots = [path for path in manifest.files if path.startswith("screenshots/")]
+    assert len(screenshots) == 4
+    html = store.blob_path(manifest.files["vm-test-report.html"]).read_text()
+    assert html.count("<img") == 4

@@ -239,10 +239,12 @@ class AllowedVulnerability(Strict):
     expires: date
 
 
+Severity = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+DEFAULT_FAIL_ON: tuple[Severity, ...] = ("HIGH", "CRITICAL")
+
+
 class ScanPolicy(Strict):
-    fail_on: list[Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]] = Field(
-        default_factory=lambda: ["HIGH", "CRITICAL"]
-    )
+    fail_on: list[Severity] = Field(default_factory=lambda: list(DEFAULT_FAIL_ON))
     allow: list[AllowedVulnerability] = Field(default_factory=list)
 
 
