@@ -109,11 +109,12 @@ def export_outputs(version: str, out_dir: Path) -> dict[str, Path]:
     assert isinstance(store, ArtifactStore)
     out_dir.mkdir(parents=True, exist_ok=True)
     exported: dict[str, Path] = {}
-    for asset_name in ("iso", "iso_checksum", "kickstart"):
+    for asset_name in ("iso", "iso_checksum", "kickstart", "vm_test_report", "trivy_scan"):
         manifest = store.read_manifest(spec.name, version, asset_name)
         assert manifest is not None, f"{asset_name} was not stored"
         for name, ref in manifest.files.items():
             target = out_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.unlink(missing_ok=True)
             os.link(store.blob_path(ref), target)
             exported[name] = target
@@ -178,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"checksum:   {exported['SHA256SUMS']}")
     print(f"kickstart:  {exported['ks.cfg']}")
     print(f"sha256:     {iso_meta['iso_sha256']}")
+    vm_meta, scan_meta = report["vm_test_report"], report["trivy_scan"]
+    cells = f"{vm_meta['cells_passed']}/{vm_meta['cells_passed'] + vm_meta['cells_failed']}"
+    scan_verdict = "passed" if scan_meta["policy_passed"] else "FAILED"
+    print(f"VM test:    {cells} cells passed, {vm_meta['accel']}")
+    print(f"            {exported['vm-test-report.html']}")
+    print(f"Trivy:      {scan_meta['package_count']} packages, policy {scan_verdict}")
+    print(f"            {exported['sbom.cdx.json']}")
     return 0
 
 
