@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from iso_assets.artifacts import Manifest
+from iso_assets.artifacts import BlobRef, Manifest
 from iso_assets.assets.step import StepContext, StepOutput, run_step
 from iso_assets.mirror.sync import sync_repo
 from iso_assets.partitions import product_version_partitions
@@ -27,8 +27,15 @@ def mirror_all(step: StepContext) -> StepOutput:
         )
         for mirrored in snapshot.files:
             logical = f"{repo.id}/{mirrored.path}"
-            output.files[logical] = mirrored.local
-            output.media_types[logical] = MEDIA_TYPES.get(mirrored.kind, "application/xml")
+            media_type = MEDIA_TYPES.get(mirrored.kind, "application/xml")
+            if step.store.local_blob(mirrored.sha256) == mirrored.local:
+                # Already stored and verified against upstream's checksum by the sync: no re-hash.
+                output.stored[logical] = BlobRef(
+                    sha256=mirrored.sha256, size=mirrored.size, media_type=media_type
+                )
+            else:
+                output.files[logical] = mirrored.local
+                output.media_types[logical] = media_type
         repos[repo.id] = {
             "baseurl": repo.baseurl,
             "revision": snapshot.revision,

@@ -101,7 +101,8 @@ def run_step(
         files = {path: ref for path, ref in output.stored.items()}
         for logical_path, local in sorted(output.files.items()):
             media_type = output.media_types.get(logical_path, "application/octet-stream")
-            files[logical_path] = store.put_file(local, media_type=media_type)
+            # Scratch files are moved into the store (hashed on the way), not copied.
+            files[logical_path] = store.put_file(local, media_type=media_type, move=True)
         manifest = Manifest(
             asset=asset,
             product=spec.name,
