@@ -12,7 +12,8 @@ deps:
 demo: deps
 	$(PY) -m iso_assets.demo --version $(DEMO_VERSION)
 
-test: deps
+test:
+	@bash scripts/install-deps.sh --test
 	bash scripts/run-tests.sh
 
 lint: deps

@@ -17,6 +17,17 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 TEST_EPOCH = 1700000000
 
 
+@pytest.fixture(autouse=True)
+def restore_defs_state_storage() -> Iterator[None]:
+    """Dagster 1.13.27's DagsterInstance.__exit__ leaves its defs-state storage current; a
+    sensor context's instance would then break later `get_repository_def()` calls."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    saved = _current_storage.get()
+    yield
+    _current_storage.set(saved)
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """The project's shared/ folder (cases and third-party fixtures), beside the checkout."""

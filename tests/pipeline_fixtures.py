@@ -101,7 +101,7 @@ def asset_metadata(result: ExecuteInProcessResult) -> dict[str, dict[str, object
 
 def failure_text(result: ExecuteInProcessResult) -> str:
     return "\n".join(
-        str(event.event_specific_data.error)  # type: ignore[union-attr]
+        event.event_specific_data.error.to_string()  # type: ignore[union-attr]
         for event in result.all_events
         if event.event_type_value == "STEP_FAILURE"
     )

@@ -82,3 +82,18 @@ def test_plaintext_password_keeps_the_previous_build(
     after = {a: store.read_manifest("acme-server", "1.0.0", a) for a in ("kickstart", "iso")}
     assert after == before
     assert os.environ["ISO_ROOT_PASSWORD_HASH"] == "Secret-Plain-1"
+
+
+def test_preflight_rejects_a_label_before_any_iso(demo_inputs: DemoInputs, tmp_path: Path) -> None:
+    """Case ks02: a volume id over 32 characters stops the preflight job at the kickstart."""
+    from iso_assets.assets import kickstart, mirrored_repo, repodata
+
+    store = make_store(tmp_path)
+    spec = copy_spec(
+        tmp_path,
+        {"ACME-{version_id}-X86_64": "ACME-Server-Installer-{version}-x86_64"},
+    )
+    result = run_build(store, spec_path=spec, selection=[mirrored_repo, repodata, kickstart])
+    assert not result.success
+    assert "is 34 characters; ISO 9660 volume IDs are at most 32" in failure_text(result)
+    assert stored_assets(store) == ["mirrored_repo", "repodata"]

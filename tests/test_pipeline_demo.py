@@ -113,6 +113,7 @@ def test_release_gates_pass_on_the_demo(first_build) -> None:
     assert evaluations == {
         "repodata_consistent": True,
         "kickstart_valid": True,
+        "volume_id_valid": True,
         "iso_boot_entries": True,
         "iso_hybrid": True,
         "iso_labels": True,

@@ -35,6 +35,7 @@ ISO_CHECKS = {
 }
 REPODATA_CHECK = "repodata_consistent"
 KICKSTART_CHECK = "kickstart_valid"
+LABEL_CHECK = "volume_id_valid"
 
 
 def specs_for(asset: str, checks: dict[str, str]) -> list[AssetCheckSpec]:

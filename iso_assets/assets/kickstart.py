@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, asset
 
 from iso_assets.artifacts import Manifest
-from iso_assets.assets.checks import KICKSTART_CHECK, gate, specs_for
+from iso_assets.assets.checks import KICKSTART_CHECK, LABEL_CHECK, gate, problems_of, specs_for
 from iso_assets.assets.repodata import FACTS_FILE, PRODUCT_REPO
 from iso_assets.assets.step import StepContext, StepOutput, run_step, upstream_manifest
+from iso_assets.iso.label import validate_volume_id
 from iso_assets.kickstart import (
     lint_boot_args,
     raise_on_errors,
@@ -40,10 +41,13 @@ def render_and_validate(step: StepContext) -> StepOutput:
     media_manifest = upstream_manifest(store, spec, step.version, "repodata")
     facts_path = store.blob_path(media_manifest.files[FACTS_FILE])
     media = media_facts_from_json(json.loads(facts_path.read_text()))
+    # The label goes into inst.stage2/inst.ks; a bad one fails here, before any ISO is built.
+    volume_id = spec.volume_id_for(step.version)
+    label_warnings = validate_volume_id(volume_id)
     text = render_kickstart(
         spec,
         version=step.version,
-        volume_id=spec.volume_id_for(step.version),
+        volume_id=volume_id,
         repo_ids=media_repo_ids(spec),
         root_password_hash=root_password_hash_from_env(spec),
         rootfs_image=ROOTFS_ON_MEDIA if spec.kickstart.install_source == "liveimg" else None,
@@ -58,7 +62,8 @@ def render_and_validate(step: StepContext) -> StepOutput:
     path.write_text(text)
     output = StepOutput(files={KS_FILE: path}, media_types={KS_FILE: "text/plain"})
     output.metadata["handler"] = spec.kickstart_handler
-    output.metadata["warnings"] = [str(finding) for finding in findings]
+    output.metadata["warnings"] = [str(finding) for finding in findings] + label_warnings
+    output.metadata["volume_id"] = volume_id
     return output
 
 
@@ -78,8 +83,14 @@ def kickstart_gate(
             release_version=version,
         )
         errors = [str(finding) for finding in findings if finding.severity == "ERROR"]
+        volume_id = spec.volume_id_for(version)
         return [
-            gate(KICKSTART_CHECK, errors, handler=spec.kickstart_handler, findings=len(findings))
+            gate(KICKSTART_CHECK, errors, handler=spec.kickstart_handler, findings=len(findings)),
+            gate(
+                LABEL_CHECK,
+                problems_of(lambda: validate_volume_id(volume_id)),
+                volume_id=volume_id,
+            ),
         ]
 
     return evaluate
@@ -102,8 +113,10 @@ def describe(manifest: Manifest) -> dict[str, object]:
     check_specs=specs_for(
         "kickstart",
         {
-            KICKSTART_CHECK: "pykickstart for the target release + lint: removed commands, crypt "
-            "hashes only, %packages resolved against the media, %post paths, hardening"
+            KICKSTART_CHECK: "pykickstart for the target release + lint: removed commands, "
+            "crypt hashes only, %packages resolved against the media, %post paths, hardening",
+            LABEL_CHECK: "volume id of at most 32 characters of [A-Za-z0-9._-], as used by "
+            "inst.stage2/inst.ks hd:LABEL=",
         },
     ),
 )
