@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 DEMO_VERSION ?= 1.0.0
 
-.PHONY: deps demo test lint ui clean
+.PHONY: deps demo test lint ui bench clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,8 +20,14 @@ lint: deps
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+# The same Dagster home as `make demo`, so the demo's runs and partitions show up.
 ui: deps
-	env --default-signal=INT,TERM .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	mkdir -p .iso-assets/dagster
+	env --default-signal=INT,TERM DAGSTER_HOME=$(CURDIR)/.iso-assets/dagster \
+		.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: deps
+	.venv/bin/python -m bench.run
 
 clean:
 	rm -rf .iso-assets build
