@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy iso_assets resources sensors
 exec .venv/bin/pytest -q -p no:cacheprovider --durations=15 "$@"

@@ -7,6 +7,7 @@ corrupted or hand-edited store object cannot pass silently.
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -45,7 +46,7 @@ def specs_for(asset: str, checks: dict[str, str]) -> list[AssetCheckSpec]:
     ]
 
 
-def gate(name: str, problems: list[str], **metadata: object) -> AssetCheckResult:
+def gate(name: str, problems: list[str], **metadata: str | int) -> AssetCheckResult:
     return AssetCheckResult(
         check_name=name,
         passed=not problems,
@@ -102,8 +103,8 @@ def check_repos(
     problems: list[str] = []
     for repo_id in repo_ids:
         repo_dir = link_tree(store, under(manifest.files, repo_id), tmp / repo_id)
-        problems += problems_of(lambda d=repo_dir, r=repo_id: check_repo_consistency(d, r))
+        problems += problems_of(functools.partial(check_repo_consistency, repo_dir, repo_id))
         problems += problems_of(
-            lambda d=repo_dir, r=repo_id: check_compression(d / "repodata", release, repo_label=r)
+            functools.partial(check_compression, repo_dir / "repodata", release, repo_label=repo_id)
         )
     return problems

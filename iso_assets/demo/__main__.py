@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kickstart:  {exported['ks.cfg']}")
     print(f"sha256:     {iso_meta['iso_sha256']}")
     vm_meta, scan_meta = report["vm_test_report"], report["trivy_scan"]
-    cells = f"{vm_meta['cells_passed']}/{vm_meta['cells_passed'] + vm_meta['cells_failed']}"
+    passed, failed = int(str(vm_meta["cells_passed"])), int(str(vm_meta["cells_failed"]))
+    cells = f"{passed}/{passed + failed}"
     scan_verdict = "passed" if scan_meta["policy_passed"] else "FAILED"
     print(f"VM test:    {cells} cells passed, {vm_meta['accel']}")
     print(f"            {exported['vm-test-report.html']}")
