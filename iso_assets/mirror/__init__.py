@@ -1,7 +1,6 @@
 """Mirror upstream RPM repos (a `dnf reposync` peer): metadata, installer tree, packages,
 each verified on arrival; packages the store already holds are never downloaded again."""
 
-from iso_assets.mirror.check import check_metadata_matches_files, ensure_metadata_matches_files
 from iso_assets.mirror.sync import MirroredFile, RepoSnapshot, SyncStats, sync_repo
 from iso_assets.mirror.treeinfo import InstallerTree, parse_treeinfo
 
@@ -10,8 +9,6 @@ __all__ = [
     "MirroredFile",
     "RepoSnapshot",
     "SyncStats",
-    "check_metadata_matches_files",
-    "ensure_metadata_matches_files",
     "parse_treeinfo",
     "sync_repo",
 ]
