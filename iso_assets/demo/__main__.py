@@ -90,7 +90,12 @@ def materialize_version(version: str) -> dict[str, dict[str, object]]:
     if not instance.has_dynamic_partition(PARTITIONS_NAME, version):
         instance.add_dynamic_partitions(PARTITIONS_NAME, [version])
     result = materialize(
-        ALL_ASSETS, partition_key=version, instance=instance, resources=default_resources()
+        ALL_ASSETS,
+        partition_key=version,
+        instance=instance,
+        resources=default_resources(),
+        # Step lines and our own log at INFO; Dagster's DEBUG event stream stays in the UI.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     report: dict[str, dict[str, object]] = {}
     for event in result.get_asset_materialization_events():
@@ -162,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             report = materialize_version(version)
             total = time.monotonic() - started
-        exported = export_outputs(version, build_dir / "out")
+        exported = export_outputs(version, build_dir / "out" / version)
     except IsoAssetsError as error:
         print(f"ERROR {error}", file=sys.stderr)
         return 1

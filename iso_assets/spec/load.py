@@ -59,7 +59,8 @@ def load_product_spec(path: Path | str) -> ProductSpec:
         raw = yaml.safe_load(spec_path.read_text())
     except FileNotFoundError as exc:
         raise SpecError(
-            f"{spec_path}: product spec not found; pass the path of product.yaml"
+            f"{spec_path}: product spec not found; point ISO_ASSETS_PRODUCT (or the `product` "
+            f"resource's spec_path) at an existing product.yaml"
         ) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"{spec_path}: not valid YAML: {exc}") from exc
