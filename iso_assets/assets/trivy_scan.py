@@ -23,8 +23,9 @@ from iso_assets.assets.iso import iso_file_name
 from iso_assets.assets.rootfs import TARBALL
 from iso_assets.assets.step import StepContext, StepOutput, run_step, upstream_manifest
 from iso_assets.partitions import product_version_partitions
+from iso_assets.paths import iso_assets_home
 from iso_assets.process import run_tool, tool_version
-from iso_assets.scan.errors import ScanError
+from iso_assets.scan.db_fetch import fetch_db
 from iso_assets.scan.policy import evaluate
 from iso_assets.scan.scan import scan_iso_contents, scan_rootfs
 from iso_assets.scan.trivy import trivy_binary
@@ -38,14 +39,12 @@ POLICY_CHECK = "trivy_scan_policy"
 
 
 def db_cache_dir(spec: ProductSpec) -> Path | None:
+    """The local offline DB cache: scan.db itself, or a synced copy of an s3:// prefix."""
     if spec.scan.db is None:
         return None
     if spec.scan.db.startswith("s3://"):
-        # Known gap: an S3-hosted offline DB must be synced to a local folder first.
-        raise ScanError(
-            f"scan.db {spec.scan.db!r}: S3 DB locations are not fetched yet; sync the bundle "
-            f"to a local folder and point scan.db at it"
-        )
+        # Kept outside the per-step scratch space, so an unchanged DB is not downloaded again.
+        return fetch_db(spec.scan.db, iso_assets_home() / "trivy-db")
     return spec.resolve(spec.scan.db)
 
 
