@@ -19,6 +19,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -105,7 +106,10 @@ def demo_environment(work: Path) -> Iterator[tuple[Path, Path]]:
     spec1 = work / "product.yaml"
     spec1.write_text(text)
     spec2 = work / "product-release-2.yaml"
-    spec2.write_text(text.replace(f"{build_dir}/incoming", str(incoming2)))
+    text2 = re.sub(r"^  incoming: .*$", f"  incoming: {incoming2}", text, flags=re.MULTILINE)
+    if text2 == text:
+        raise RuntimeError("could not point the second spec at the release-2 incoming folder")
+    spec2.write_text(text2)
 
     with serve_directory(build_dir / "upstream") as url:
         saved = {k: os.environ.get(k) for k in ("DEMO_UPSTREAM_URL", "ISO_ROOT_PASSWORD_HASH")}
