@@ -325,7 +325,7 @@ def bench_mirror(work: Path, reps: int, packages: int, total_bytes: int) -> list
             peer_first,
             "—",
             None,
-            "what run_step does today (no move=True)",
+            "a caller without move=True (run_step moves its scratch files)",
         ),
         Row(
             "mirror resync (nothing changed)",
