@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iso_assets.errors import IsoAssetsError
+from iso_assets.incoming_s3 import IncomingSyncError, sync_incoming
+from iso_assets.paths import iso_assets_home
 from iso_assets.rpm.evr import compare_evr, evr_of
 from iso_assets.rpm.header import RpmHeader, RpmHeaderError, read_rpm_header
 from iso_assets.spec.models import ProductSpec
@@ -25,13 +27,13 @@ class ProductRpm:
 
 
 def incoming_dir(spec: ProductSpec) -> Path:
+    """The local folder of the incoming RPMs; an `s3://` location is synced into one first."""
     location = spec.product_rpms.incoming
     if location.startswith("s3://"):
-        # The S3 incoming prefix is read by the sensor, which syncs RPMs to a local folder.
-        raise ProductRpmsError(
-            f"product_rpms.incoming {location!r}: S3 incoming locations are not supported yet; "
-            f"use a local folder"
-        )
+        try:
+            return sync_incoming(location, iso_assets_home() / "incoming")
+        except IncomingSyncError as exc:
+            raise ProductRpmsError(str(exc)) from exc
     return spec.resolve(location)
 
 
@@ -71,8 +73,10 @@ def product_rpms_for_version(spec: ProductSpec, version: str) -> list[ProductRpm
     matching = [rpm for rpm in candidates if rpm.header.version == version]
     if not matching:
         present = sorted({rpm.header.version for rpm in candidates})
+        location = spec.product_rpms.incoming
+        where = location if location.startswith("s3://") else spec.resolve(location)
         raise ProductRpmsError(
-            f"no product RPMs of version {version} in {incoming_dir(spec)} "
+            f"no product RPMs of version {version} in {where} "
             f"(packages {spec.product_rpms.packages}; versions present: {present or 'none'}); "
             f"drop the RPMs there or register the right version"
         )

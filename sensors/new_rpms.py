@@ -7,7 +7,9 @@ Files changed within the settle window may still be being written and wait for t
 The cursor is one watermark (ctime_ns, relative path) and a digest of the folder, so its size
 does not grow with the number of files, and a changed folder starts over.
 
-Only local folders are watched: an `s3://` incoming prefix is reported as a skip reason.
+An `s3://` incoming prefix is first mirrored into a local folder by incoming_dir (one listing,
+downloads of new or changed objects only), and that folder is watched the same way. A sync
+failure (bucket missing, access denied, endpoint unreachable) is the tick's skip reason.
 """
 
 from __future__ import annotations
@@ -229,7 +231,7 @@ def evaluate_incoming(
 ) -> Tick:
     """One tick without Dagster: list, read the new headers (within budget), plan runs.
 
-    Raises ProductRpmsError when the incoming location is not a local folder.
+    Raises ProductRpmsError when the incoming folder is missing or its S3 sync fails.
     """
     started = clock()
     root = incoming_dir(spec)

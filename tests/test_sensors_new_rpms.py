@@ -240,14 +240,6 @@ def test_cursor_for_another_folder_starts_over(tmp_path: Path) -> None:
     assert load_cursor("{not json", tmp_path) == START
 
 
-def test_s3_incoming_is_a_skip_reason(tmp_path: Path) -> None:
-    path = tmp_path / "product.yaml"
-    path.write_text(DEMO_SPEC.read_text().replace(DEMO_INCOMING, "s3://acme-incoming/rpms"))
-    with instance_for_test() as instance:
-        result = evaluate(instance, path, None)
-    assert "S3 incoming locations are not supported" in skip_text(result)
-
-
 FILES = 5000
 
 
