@@ -28,8 +28,10 @@ def mirror_all(step: StepContext) -> StepOutput:
         for mirrored in snapshot.files:
             logical = f"{repo.id}/{mirrored.path}"
             media_type = MEDIA_TYPES.get(mirrored.kind, "application/xml")
-            if step.store.local_blob(mirrored.sha256) == mirrored.local:
-                # Already stored and verified against upstream's checksum by the sync: no re-hash.
+            stored_copy = step.store.local_blob(mirrored.sha256) == mirrored.local
+            if stored_copy and step.store.has_blob(mirrored.sha256):
+                # Already stored (asked of the backend itself, not just the read cache) and
+                # verified against upstream's checksum by the sync: no re-hash, no upload.
                 output.stored[logical] = BlobRef(
                     sha256=mirrored.sha256, size=mirrored.size, media_type=media_type
                 )
