@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iso_assets.artifacts import HASH_CHUNK, digest_of
 from iso_assets.errors import IsoAssetsError
+from iso_assets.s3 import endpoint_from_env, make_client, region_from_env, split_s3_url
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +58,10 @@ class RemoteRpm:
 
 def parse_s3_url(url: str) -> tuple[str, str]:
     """(bucket, prefix without surrounding slashes) of an s3://bucket/prefix URL."""
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    if not url.startswith("s3://") or not bucket:
+    parts = split_s3_url(url)
+    if parts is None:
         raise IncomingSyncError(f"product_rpms.incoming {url!r} is not an s3://bucket/prefix URL")
-    return bucket, prefix.strip("/")
+    return parts
 
 
 def sync_incoming(url: str, cache_root: Path, *, endpoint_url: str | None = None) -> Path:
@@ -74,7 +73,7 @@ def sync_incoming(url: str, cache_root: Path, *, endpoint_url: str | None = None
     """
     started = time.monotonic()
     bucket, prefix = parse_s3_url(url)
-    endpoint_url = endpoint_url or os.environ.get("ISO_ASSETS_S3_ENDPOINT_URL") or None
+    endpoint_url = endpoint_from_env(endpoint_url)
     folder = cache_root / digest_of([endpoint_url, bucket, prefix])[:24]
     folder.mkdir(parents=True, exist_ok=True)
     client = make_incoming_client(endpoint_url)
@@ -110,12 +109,9 @@ def sync_incoming(url: str, cache_root: Path, *, endpoint_url: str | None = None
 
 
 def make_incoming_client(endpoint_url: str | None) -> Any:
-    """An S3 client on boto3's standard credential chain, region from the environment."""
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        config=Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}),
+    """The client sync_incoming uses (a module function, so tests can hook its requests)."""
+    return make_client(
+        endpoint_url=endpoint_url, region=region_from_env(), max_attempts=MAX_ATTEMPTS
     )
 
 

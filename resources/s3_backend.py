@@ -40,13 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from boto3.s3.transfer import S3UploadFailedError, TransferConfig
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iso_assets.artifacts import HASH_CHUNK, BlobRef, sha256_file
 from iso_assets.errors import IntegrityError, StoreError
+from iso_assets.s3 import make_client
 from resources.local_backend import LocalBackend
 
 log = logging.getLogger(__name__)
@@ -81,11 +80,9 @@ class S3Location:
 
 
 def make_s3_client(location: S3Location) -> Any:
-    """A boto3 S3 client on the standard credential chain, with standard retries."""
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
-    session = boto3.session.Session()
-    return session.client(
-        "s3", region_name=location.region, endpoint_url=location.endpoint_url, config=config
+    """The store's client: more pooled connections for its parallel HEADs and transfers."""
+    return make_client(
+        endpoint_url=location.endpoint_url, region=location.region, max_pool_connections=16
     )
 
 

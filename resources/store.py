@@ -33,6 +33,7 @@ from pydantic import Field, PrivateAttr
 
 from iso_assets.artifacts import BlobRef, Manifest
 from iso_assets.errors import StoreError
+from iso_assets.s3 import endpoint_from_env, region_from_env
 from resources.local_backend import LocalBackend
 from resources.s3_backend import DEFAULT_CACHE_MAX_BYTES, S3Backend, S3Location
 
@@ -178,7 +179,7 @@ def store_from_env(
         backend="s3",
         s3_bucket=bucket,
         s3_prefix=env.get("ISO_ASSETS_S3_PREFIX", ""),
-        s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-        s3_endpoint_url=env.get("ISO_ASSETS_S3_ENDPOINT_URL") or None,
+        s3_region=region_from_env(env),
+        s3_endpoint_url=endpoint_from_env(env=env),
         cache_max_bytes=int(cache_bound) if cache_bound else DEFAULT_CACHE_MAX_BYTES,
     )

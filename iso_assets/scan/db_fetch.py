@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iso_assets.artifacts import HASH_CHUNK, digest_of
+from iso_assets.s3 import endpoint_from_env, make_client, region_from_env, split_s3_url
 from iso_assets.scan.errors import ScanError
 
 log = logging.getLogger(__name__)
@@ -43,11 +42,11 @@ def fetch_db(url: str, cache_root: Path, *, endpoint_url: str | None = None) -> 
     object when it is missing, not readable or changes during the download.
     """
     started = time.monotonic()
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    prefix = prefix.strip("/")
-    if not url.startswith("s3://") or not bucket:
+    parts = split_s3_url(url)
+    if parts is None:
         raise ScanError(f"scan.db {url!r} is not an s3://bucket/prefix URL")
-    endpoint_url = endpoint_url or os.environ.get("ISO_ASSETS_S3_ENDPOINT_URL") or None
+    bucket, prefix = parts
+    endpoint_url = endpoint_from_env(endpoint_url)
     cache_dir = cache_root / digest_of([endpoint_url, bucket, prefix])[:24]
     client = make_db_client(endpoint_url)
     object_keys = {key: f"{prefix}/{key}" if prefix else key for key in DB_KEYS}
@@ -106,13 +105,8 @@ def download_object(*, client: Any, target: Path, **params: Any) -> None:
 
 
 def make_db_client(endpoint_url: str | None) -> Any:
-    """An S3 client on boto3's standard credential chain, region from the environment."""
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
-    )
+    """The client fetch_db uses (a module function, so tests can hook its requests)."""
+    return make_client(endpoint_url=endpoint_url, region=region_from_env())
 
 
 def call_s3(operation: Any, source: str, **params: Any) -> Any:
