@@ -10,7 +10,7 @@ import pytest
 from iso_assets.demo.serve import serve_directory
 from iso_assets.rpm.build import build_rpms, write_simple_spec
 
-pytest_plugins = ["tests.pipeline_fixtures"]
+pytest_plugins = ["tests.pipeline_fixtures", "tests.s3_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

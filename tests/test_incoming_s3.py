@@ -5,12 +5,9 @@ the client sync_incoming makes; the requests still go to the server."""
 from __future__ import annotations
 
 import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from dagster import instance_for_test
 
@@ -21,48 +18,19 @@ from iso_assets.paths import DEMO_SPEC
 from iso_assets.product_rpms import ProductRpmsError, product_rpms_for_version
 from iso_assets.spec import load_product_spec
 from tests.conftest import MakeRpm
+from tests.s3_fixtures import count_get_objects
 from tests.test_sensors_new_rpms import (
     DEMO_INCOMING,
     evaluate,
     partitions_of,
     skip_text,
 )
-from tests.test_store_s3 import moto_s3_server
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"incoming-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture
 def get_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Keys of every GetObject that sync_incoming sends."""
-    calls: list[str] = []
-    real_client = incoming_s3.make_incoming_client
-
-    def counting_client(endpoint_url: str | None) -> Any:
-        client = real_client(endpoint_url)
-        client.meta.events.register(
-            "before-parameter-build.s3.GetObject", lambda params, **_: calls.append(params["Key"])
-        )
-        return client
-
-    monkeypatch.setattr(incoming_s3, "make_incoming_client", counting_client)
-    return calls
+    return count_get_objects(monkeypatch, incoming_s3, "make_incoming_client")
 
 
 @pytest.fixture

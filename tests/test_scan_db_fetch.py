@@ -8,13 +8,11 @@ hooks on the client fetch_db makes; the requests themselves still go to the serv
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
@@ -23,7 +21,7 @@ from iso_assets.scan.db import check_db
 from iso_assets.scan.db_fetch import STATE_FILE, fetch_db
 from iso_assets.scan.errors import ScanError
 from iso_assets.scan.testing_db import FixtureAdvisory, write_trivy_db
-from tests.test_store_s3 import moto_s3_server
+from tests.s3_fixtures import count_get_objects
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADVISORY = FixtureAdvisory("CVE-2099-0001", "openssl-libs", "3.0.7-25.el9")
@@ -31,42 +29,11 @@ LATER_ADVISORY = FixtureAdvisory("CVE-2099-0002", "bash", "5.1.8-9.el9")
 DB_KEYS = ("db/trivy.db", "db/metadata.json")
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"trivy-db-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 @pytest.fixture
 def get_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Keys of every GetObject fetch_db sends; a test may append a hook via `hooks`."""
-    calls: list[str] = []
-    real_client = db_fetch.make_db_client
-
-    def counting_client(endpoint_url: str | None) -> Any:
-        client = real_client(endpoint_url)
-        client.meta.events.register(
-            "before-parameter-build.s3.GetObject", lambda params, **_: calls.append(params["Key"])
-        )
-        for hook in HOOKS:
-            client.meta.events.register("before-parameter-build.s3.GetObject", hook)
-        return client
-
+    """Keys of every GetObject fetch_db sends; a test may append a hook to HOOKS."""
     HOOKS.clear()
-    monkeypatch.setattr(db_fetch, "make_db_client", counting_client)
-    return calls
+    return count_get_objects(monkeypatch, db_fetch, "make_db_client", HOOKS)
 
 
 HOOKS: list[Callable[..., None]] = []

@@ -17,78 +17,32 @@ import hashlib
 import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-from moto.server import ThreadedMotoServer
 
 from iso_assets.artifacts import Manifest
 from iso_assets.errors import IntegrityError, StoreError
 from resources.s3_backend import MIB, S3Backend, S3Location
 from resources.store import ArtifactStore, store_from_env
+from tests.s3_fixtures import test_client
 
 SMALL_PARTS = TransferConfig(
     multipart_threshold=8 * MIB, multipart_chunksize=5 * MIB, max_concurrency=4
 )
-TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-
-
-@contextmanager
-def moto_s3_server() -> Iterator[str]:
-    """A moto S3 server on a free loopback port; yields its endpoint URL."""
-    saved = {key: os.environ.get(key) for key in TEST_CREDENTIALS}
-    os.environ.update(TEST_CREDENTIALS)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def new_bucket(endpoint: str) -> str:
-    name = f"iso-assets-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)
-    return name
 
 
 def bucket_usage(endpoint: str, bucket: str, prefix: str = "") -> tuple[int, int]:
     """(objects, bytes) under `prefix`."""
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client = test_client(endpoint)
     count = size = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             count += 1
             size += item["Size"]
     return count, size
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bucket(endpoint: str) -> str:
-    return new_bucket(endpoint)
 
 
 def make_backend(endpoint: str, bucket: str, cache: Path, *, max_bytes: int = 1 << 30) -> S3Backend:

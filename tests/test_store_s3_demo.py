@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,12 @@ from iso_assets.paths import DEMO_SPEC
 from iso_assets.spec import load_product_spec
 from resources.store import ArtifactStore
 from tests.pipeline_fixtures import DemoInputs, asset_metadata, copy_spec, run_build
-from tests.test_store_s3 import bucket_usage, moto_s3_server, new_bucket
+from tests.s3_fixtures import new_bucket
+from tests.test_store_s3 import bucket_usage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 log = logging.getLogger(__name__)
 INCOMING = "incoming: ${DEMO_BUILD_DIR:-../../build/demo}/incoming"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
 
 
 def s3_store(tmp_path: Path, endpoint: str, bucket: str) -> ArtifactStore:
