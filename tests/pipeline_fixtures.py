@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 
 from iso_assets.assets import BUILD_ASSETS
-from iso_assets.demo.__main__ import DEMO_ROOT_HASH
+from iso_assets.demo.__main__ import DEMO_ROOT_HASH, materialization_metadata
 from iso_assets.demo.base_runtime import build_base_runtime
 from iso_assets.demo.boottree import build_boot_tree
 from iso_assets.demo.product_rpms import build_product_rpms
@@ -89,14 +89,7 @@ def run_build(
     )
 
 
-def asset_metadata(result: ExecuteInProcessResult) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-        found[materialization.asset_key.to_user_string()] = {
-            key: value.value for key, value in materialization.metadata.items()
-        }
-    return found
+asset_metadata = materialization_metadata
 
 
 def failure_text(result: ExecuteInProcessResult) -> str:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 
 from iso_assets.assets import ALL_ASSETS
 from iso_assets.checksum import verify_sha256sums
@@ -97,6 +97,11 @@ def materialize_version(version: str) -> dict[str, dict[str, object]]:
         # Step lines and our own log at INFO; Dagster's DEBUG event stream stays in the UI.
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
+    return materialization_metadata(result)
+
+
+def materialization_metadata(result: ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    """Each materialized asset's metadata as plain values, by asset name."""
     report: dict[str, dict[str, object]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization  # type: ignore[union-attr]

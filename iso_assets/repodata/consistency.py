@@ -14,8 +14,9 @@ from pathlib import Path
 
 from iso_assets.artifacts import HASH_CHUNK
 from iso_assets.errors import RepodataError
-from iso_assets.mirror.repomd import PackageEntry, RepoMetadataError, parse_primary, read_repomd
+from iso_assets.mirror.repomd import PackageEntry
 from iso_assets.repodata.comps import GROUP_TYPES, find_record
+from iso_assets.repodata.metadata import read_repo_metadata
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,7 @@ def check_repo_consistency(repo_dir: Path, repo_label: str, *, expect_groups: bo
     lists group metadata in some form.
     """
     started = time.monotonic()
-    try:
-        repomd = read_repomd(repo_dir / "repodata" / "repomd.xml")
-        primary = repomd.record("primary")
-        if primary is None:
-            raise RepodataError(f"repo {repo_label}: repomd.xml lists no primary metadata")
-        packages = parse_primary(repo_dir / primary.href)
-    except (OSError, RepoMetadataError) as exc:
-        raise RepodataError(
-            f"repo {repo_label}: cannot read metadata in {repo_dir} ({exc}); regenerate it"
-        ) from exc
+    repomd, packages = read_repo_metadata(repo_dir, repo_label)
 
     problems = []
     remote = [package.href for package in packages if package.location_base]

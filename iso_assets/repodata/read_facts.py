@@ -6,10 +6,9 @@ import logging
 import tempfile
 from pathlib import Path
 
-from iso_assets.errors import RepodataError
-from iso_assets.mirror.repomd import RepoMetadataError, parse_primary, read_repomd
 from iso_assets.repodata.comps import GROUP_TYPES, find_record, read_comps_ids, unpack_record
 from iso_assets.repodata.facts import RepoFacts
+from iso_assets.repodata.metadata import read_repo_metadata
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +19,7 @@ def read_repo_facts(repo_dir: Path, repo_id: str) -> RepoFacts:
     The group file is taken in whatever form repomd.xml lists it (plain or compressed-only).
     Raises RepodataError when repomd.xml, primary or the group file cannot be read.
     """
-    try:
-        repomd = read_repomd(repo_dir / "repodata" / "repomd.xml")
-        primary = repomd.record("primary")
-        if primary is None:
-            raise RepodataError(f"repo {repo_id}: repomd.xml lists no primary metadata")
-        packages = parse_primary(repo_dir / primary.href)
-    except (OSError, RepoMetadataError) as exc:
-        raise RepodataError(f"repo {repo_id}: cannot read metadata in {repo_dir} ({exc})") from exc
+    repomd, packages = read_repo_metadata(repo_dir, repo_id)
 
     facts = RepoFacts(repo_id=repo_id, packages={package.name for package in packages})
     group_record = find_record(repomd, GROUP_TYPES)
