@@ -60,8 +60,7 @@ def find_postgres_bin() -> Path | None:
 def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth); yields its port."""
     bindir = find_postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb) are missing: apt-get install postgresql")
+    assert bindir is not None, "PostgreSQL (initdb) is missing: apt-get install postgresql"
     # Owned by `postgres` when we are root (initdb refuses root); outside pytest's 0700 tmp.
     data_root = Path(tempfile.mkdtemp(prefix="iso-assets-pg-", dir="/tmp"))
     data_root.chmod(0o755)

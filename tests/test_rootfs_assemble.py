@@ -49,8 +49,7 @@ def add_entry(archive: tarfile.TarFile, name: str, kind: bytes, mode: int, link:
 @pytest.fixture(scope="module")
 def base_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Rocky-9-like busybox root: hard link, symlink, sticky /tmp, a device node."""
-    if not BUSYBOX.is_file():
-        pytest.skip("busybox-static is not installed (/bin/busybox)")
+    assert BUSYBOX.is_file(), "busybox-static is not installed (/bin/busybox)"
     path = tmp_path_factory.mktemp("base") / "base-runtime.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
         for name, mode in (

